@@ -68,6 +68,7 @@ class TrainParams(_Section):
     epochs: int = Field(12, ge=1)
     freeze_backbone_epochs: int = Field(2, ge=0)
     learning_rate: float = Field(1e-3, gt=0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
     weight_decay: float = Field(1e-4, ge=0)
     dropout: float = Field(0.2, ge=0, lt=1)
     augment_flip: bool = True

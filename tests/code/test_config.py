@@ -66,9 +66,7 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
 
 
 def test_overrides_are_typed_and_validated() -> None:
-    params = load_params(
-        None, ["train.epochs=3", "train.augment_flip=false", "validate.allowed_modes=[RGB, L]"]
-    )
+    params = load_params(None, ["train.epochs=3", "train.augment_flip=false", "validate.allowed_modes=[RGB, L]"])
     assert params.train.epochs == 3
     assert params.train.augment_flip is False
     assert params.validation.allowed_modes == ("RGB", "L")

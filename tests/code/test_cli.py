@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def _dataset(root: Path, per_class: int = 60) -> Path:
+    rng = np.random.default_rng(0)
+    for label in ("REAL", "FAKE"):
+        (root / label).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(root / label / f"{i}.jpg")
+    return root
+
+
+def test_every_command_has_help() -> None:
+    for command in (
+        [],
+        ["data"],
+        ["data", "import"],
+        ["validate"],
+        ["train"],
+        ["run"],
+        ["evaluate"],
+        ["predict"],
+    ):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0, (command, result.output)
+        assert "Usage" in result.output
+
+
+def test_unknown_set_key_is_a_clear_error_with_exit_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--data", str(tmp_path), "--set", "train.epochz=3"])
+    assert result.exit_code == 2
+    assert "unknown key train.epochz" in result.output
+
+
+def test_train_on_missing_data_dir_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["validate", "--data", "nowhere"])
+    assert result.exit_code == 1
+    assert "data directory not found: nowhere" in result.output
+
+
+def test_validate_passes_clean_data_and_writes_reports(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    result = runner.invoke(app, ["validate", "--data", str(data), "--reports", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "validation.json").read_text())
+    assert report["success"] is True
+    assert (tmp_path / "r" / "validation.html").is_file()
+
+
+def test_validate_fails_defective_data_naming_the_file(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data")
+    (data / "FAKE" / "notes.jpg").write_text("this is text, not a JPEG")
+    result = runner.invoke(app, ["validate", "--data", str(data), "--reports", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "FAKE/notes.jpg" in result.output
+    assert json.loads((tmp_path / "r" / "validation.json").read_text())["success"] is False
+
+
+def test_evaluate_rejects_missing_model_file(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data", per_class=2)
+    result = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "m.keras"), "--data", str(data)])
+    assert result.exit_code == 1
+    assert "model file not found" in result.output
+
+
+def test_predict_rejects_missing_path(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["predict", str(tmp_path / "nope.jpg"), "--model", "x.keras"])
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.output
