@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -77,6 +77,14 @@ class TrainParams(_Section):
     mixed_precision: Literal["auto", "on", "off"] = "auto"
     seed: int = 38
     max_train_images: int = Field(0, ge=0)
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `on`/`off` as a boolean; take it as the word the user wrote.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
 
 class EvaluateParams(_Section):

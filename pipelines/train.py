@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipelines.backbones import BackboneChoice, build_backbone, resolve_backbone
-from pipelines.config import TrainParams
 
 if TYPE_CHECKING:
     import keras
+
+    # Only for annotations: the GPU machine runs this module with keras/numpy/pillow and no pydantic.
+    from pipelines.config import TrainParams
 
 
 @dataclass

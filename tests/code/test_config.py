@@ -95,3 +95,10 @@ def test_params_are_frozen_and_flatten_for_mlflow() -> None:
     flat = params.flat()
     assert flat["train.epochs"] == params.train.epochs
     assert flat["validate.min_per_class"] == 50
+
+
+def test_yaml_on_off_words_are_not_booleans_for_mixed_precision(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("train:\n  mixed_precision: off\n")
+    assert load_params(path).train.mixed_precision == "off"
+    assert load_params(None, ["train.mixed_precision=on"]).train.mixed_precision == "on"
