@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export KERAS_HOME ?= $(CURDIR)/.keras
 
-.PHONY: install run test test-all lint format security bench images tf-plan tf-apply clean help
+.PHONY: install run test test-all lint format security bench images tf-plan tf-apply tf-validate clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,5 +49,20 @@ format: install
 bench: install  ## benchmarks (see docs/benchmarks.md)
 	$(BIN)/python benchmarks/bench_manifest.py
 
-clean:
-	rm -rf reports .pytest_cache .ruff_cache
+security:  ## ruff, bandit, checkov, pip-audit, committed-secrets check (docs/security.md)
+	bash .ci/security.sh
+
+images:  ## build and push the three images for ENV, tagged with the git sha (needs a Docker engine)
+	bash .ci/images.sh all $(ENV)
+
+tf-plan:  ## terraform plan for ENV, saved to build/terraform/$(ENV).tfplan
+	bash .ci/terraform.sh plan $(ENV)
+
+tf-apply:  ## apply the saved plan of ENV
+	bash .ci/terraform.sh apply $(ENV)
+
+tf-validate:  ## terraform fmt -check + validate, no credentials
+	bash .ci/terraform.sh validate
+
+clean:  ## remove reports, caches, terraform plans
+	bash .ci/cleanup.sh

@@ -76,7 +76,8 @@ def keras_cache_dir() -> Path:
     if "KERAS_HOME" in os.environ:
         return Path(os.environ["KERAS_HOME"]).expanduser()
     home = Path("~").expanduser()
-    return (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"  # noqa: S108 - Keras' own fallback
+    # /tmp/.keras is Keras' own fallback when $HOME is not writable; we must look where Keras looks.
+    return (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"  # noqa: S108  # nosec B108
 
 
 def cached_b0_weights() -> Path | None:
@@ -89,9 +90,10 @@ def url_reachable(url: str, timeout: float = 3.0) -> bool:
     """Whether a HEAD request to `url` answers 2xx within `timeout` seconds (tests monkeypatch this)."""
     if not url.startswith("https://"):
         raise ValueError(f"only https URLs are probed, got {url!r}")
-    request = urllib.request.Request(url, method="HEAD")  # noqa: S310 - https checked above
+    # The scheme is checked above (https only), so urlopen cannot be pointed at file:// or similar.
+    request = urllib.request.Request(url, method="HEAD")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - https checked above
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310  # nosec B310
             return 200 <= response.status < 300
     except (OSError, ValueError):  # URLError, HTTPError, timeouts and socket errors are all OSErrors
         return False

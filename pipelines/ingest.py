@@ -103,8 +103,9 @@ def _download(url: str, folder: Path, progress: bool) -> Path:
     total: int | None = None
     received = 0
     try:
+        # The caller only passes http(s) URLs here, so urlopen cannot read file:// or similar.
         with (
-            urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response,  # noqa: S310 (http/https only)
+            urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response,  # noqa: S310  # nosec B310
             open(target, "wb") as out,
             _progress(progress, download=True) as bar,
         ):
