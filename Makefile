@@ -15,8 +15,9 @@ export GX_ANALYTICS_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export KERAS_HOME ?= $(CURDIR)/.keras
+export DVC_SITE_CACHE_DIR ?= $(CURDIR)/.dvc/tmp/site-cache
 
-.PHONY: install run test test-all lint format security bench images tf-plan tf-apply tf-validate clean help
+.PHONY: install run test test-all lint format security repro bench bench-dvc images tf-plan tf-apply tf-validate clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,8 +47,15 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install  ## benchmarks (see docs/benchmarks.md)
+repro: install  ## rerun dvc.yaml's stages whose data, code or params changed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+bench: install  ## manifest + validation of the 100k split, CPU training throughput (docs/benchmarks.md)
 	$(BIN)/python benchmarks/bench_manifest.py
+	$(BIN)/python benchmarks/bench_train_epoch.py
+
+bench-dvc: install  ## DVC vs boto3 push/pull of the 100k split to a local S3 endpoint (~30 min)
+	$(BIN)/python benchmarks/bench_dvc.py
 
 security:  ## ruff, bandit, checkov, pip-audit, committed-secrets check (docs/security.md)
 	bash .ci/security.sh

@@ -96,10 +96,20 @@ def train(
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
     reports: Annotated[Path, typer.Option(help="Where metrics and reports are written.")] = Path("reports"),
+    data_rev: Annotated[
+        str | None,
+        typer.Option("--data-rev", help="Train on the data that data.dvc named at this git revision."),
+    ] = None,
 ) -> None:
     """Run the Prefect flow `training`: validate, split, train, evaluate, register, gate."""
+    from pipelines.versioning import VersioningError, training_data
+
     p = _params(params, set_)
-    _run_training(p, data or p.data.dir, reports)
+    try:
+        data_dir, _ = training_data(data or p.data.dir, data_rev)
+    except VersioningError as exc:
+        raise fail(str(exc)) from None
+    _run_training(p, data_dir, reports)
 
 
 def _run_training(p, data_dir: Path, reports: Path) -> None:  # noqa: ANN001
@@ -129,6 +139,7 @@ def run(
     reports: Annotated[Path, typer.Option(help="Where metrics and reports are written.")] = Path("reports"),
 ) -> None:
     """The main job on embedded defaults: import the CIFAKE sample if data/ is empty, then train."""
+    from flows.cli_data import track_imported
     from pipelines.ingest import DatasetImportError, import_dataset
 
     p = _params(params, set_)
@@ -140,6 +151,7 @@ def run(
             import_dataset(source, data_dir, replace=True, progress=True)
         except (DatasetImportError, OSError) as exc:
             raise fail(str(exc)) from None
+        track_imported(data_dir)
     _run_training(p, data_dir, reports)
 
 

@@ -45,10 +45,11 @@ def data_import(
     if no_dvc:
         out.print("not tracked with DVC (--no-dvc)")
         return
-    _track(dest)
+    track_imported(dest)
 
 
-def _track(dest: Path) -> None:
+def track_imported(dest: Path) -> None:
+    """`dvc add DEST` in the git repository holding it (after `dvc init` if needed); prints what to commit."""
     from pipelines.versioning import VersioningError, ensure_dvc_repo, git_root, track
 
     root = git_root(dest.absolute())

@@ -343,6 +343,7 @@ def training(params: Params, data_dir: Path | None = None, reports_dir: Path = P
     from mlflow.entities import Param
 
     from pipelines.validate import data_version
+    from pipelines.versioning import tracked_data_version
 
     data_dir = Path(data_dir or params.data.dir)
     experiment_id = tracking.configure(params.registry.experiment)
@@ -360,8 +361,12 @@ def training(params: Params, data_dir: Path | None = None, reports_dir: Path = P
         manifest = manifest_task(data_dir, params.validation.workers)
         step = "validate"
         report = validate_task(manifest, params, run_id, reports_dir)
-        version_hash = data_version(report.clean_manifest)
+        content_hash = data_version(report.clean_manifest)
+        # The DVC md5 from data.dvc when data_dir is the tracked version (so `dvc pull` / `--data-rev` can
+        # restore it); a content hash of the validated manifest otherwise.
+        version_hash = tracked_data_version(data_dir) or content_hash
         client.set_tag(run_id, "data_version", version_hash)
+        client.set_tag(run_id, "data_content_sha256", content_hash)
         step = "split"
         split = split_task(report.clean_manifest, params, run_id, reports_dir)
         step = "load-images"

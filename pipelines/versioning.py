@@ -56,7 +56,8 @@ class DataStoreError(VersioningError):
         self.kind = kind
         self.detail = detail
         self.operation = operation
-        super().__init__(f"{operation} with {remote.describe()} failed: {kind.value}: {detail}")
+        verb = {"push": "push to", "pull": "pull from", "status": "status of"}.get(operation, f"{operation} with")
+        super().__init__(f"{verb} {remote.describe()} failed: {kind.value}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,11 @@ def dvc_command() -> list[str]:
     return [sys.executable, "-m", "dvc"]
 
 
-def _dvc_env(progress: bool) -> dict[str, str]:
+def _dvc_env(root: Path, progress: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DVC_NO_ANALYTICS", "1")
+    # DVC's site cache (repo ids, temporary indexes) otherwise goes to /var/tmp/dvc: keep it in the repo.
+    env.setdefault("DVC_SITE_CACHE_DIR", str(Path(root).absolute() / ".dvc" / "tmp" / "site-cache"))
     if progress:
         # DVC draws progress bars only on a TTY; we pipe its stderr through to ours (to keep its errors),
         # so tell it the pipe ends at a terminal.
@@ -168,7 +171,7 @@ def run_dvc(args: list[str], root: Path, *, progress: bool = False, check: bool 
     proc = subprocess.Popen(
         [*dvc_command(), *args],
         cwd=root,
-        env=_dvc_env(show),
+        env=_dvc_env(root, show),
         stdin=subprocess.DEVNULL,  # never a prompt: DVC answers "no" and fails instead of waiting
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -318,17 +321,56 @@ def data_version_from_dvc_file(path: Path) -> str | None:
     return str(md5) if md5 else None
 
 
+def dir_md5(folder: Path) -> str:
+    """DVC's version of a folder (`<md5>.dir`), computed without DVC: the md5 of the sorted JSON list of
+    {md5, relpath} of its files, as dvc-data's Tree builds it. Independent proof that a folder is a version.
+    """
+    import hashlib
+    import json
+
+    entries = sorted(
+        (
+            {
+                "md5": hashlib.md5(p.read_bytes(), usedforsecurity=False).hexdigest(),
+                "relpath": p.relative_to(folder).as_posix(),
+            }
+            for p in folder.rglob("*")
+            if p.is_file()
+        ),
+        key=lambda e: e["relpath"],
+    )
+    return hashlib.md5(json.dumps(entries, sort_keys=True).encode(), usedforsecurity=False).hexdigest() + ".dir"
+
+
+def _is_materialized(dvc_file: Path) -> bool:
+    return ".dvc" in dvc_file.parts[:-1]  # the sidecar written by materialize_revision under .dvc/tmp/
+
+
 def tracked_data_version(data_dir: Path, *, verify: bool = True) -> str | None:
     """The DVC data version of `data_dir` when it is the folder a .dvc file tracks, else None.
 
-    With `verify`, `dvc status` must confirm the folder still matches the .dvc file (DVC reuses its hash
-    cache, so this is quick after `dvc add`): a modified folder is not the recorded version, so None.
+    Works for the workspace folder (`data/` + `data.dvc`) and for a folder from `materialize_revision`.
+    With `verify`, the folder must still be that version: `dvc status` says so for the workspace (DVC
+    reuses its hash cache, so this is quick after `dvc add`), `dir_md5` for a materialized folder.
+    A modified folder is not the recorded version, so None. Never raises: DVC trouble logs a warning.
     """
-    dvc_file = dvc_file_for(Path(data_dir).absolute())
+    try:
+        return _tracked_data_version(Path(data_dir), verify)
+    except (VersioningError, OSError) as exc:  # a tag is not worth failing a training run for
+        log.warning("cannot read the DVC data version of %s: %s", data_dir, exc)
+        return None
+
+
+def _tracked_data_version(data_dir: Path, verify: bool) -> str | None:
+    dvc_file = dvc_file_for(data_dir.absolute())
     md5 = data_version_from_dvc_file(dvc_file)
     if md5 is None:
         return None
-    if verify:
+    if verify and _is_materialized(dvc_file):
+        if dir_md5(Path(data_dir)) != md5:
+            log.warning("%s no longer holds data version %s", data_dir, md5)
+            return None
+    elif verify:
         root = find_dvc_root(dvc_file.parent)
         if root is None:
             return None
@@ -557,15 +599,28 @@ def probe(remote: Remote) -> tuple[FailureKind, str] | None:
     return None
 
 
-def diagnose(remote: Remote, done: _Run, operation: str) -> DataStoreError:
-    """The DataStoreError for a failed DVC transfer: the probe's answer, else DVC's own error line."""
+_UNSAVED = re.compile(r"unsaved files|Use `--force`", re.I)
+_NOT_IN_REMOTE = re.compile(r"failed to load directory|missing cache files|do(es)? not exist|not found", re.I)
+
+
+def diagnose(remote: Remote, done: _Run, operation: str) -> VersioningError:
+    """The error for a failed DVC transfer: the probe's answer, else DVC's own error line."""
     dvc_line = _dvc_error_line(done)
+    if _UNSAVED.search(done.stderr):
+        # Not a remote fault: checkout refused to overwrite local edits (and left them in place).
+        return VersioningError(
+            f"{operation} stopped: the data folder has changes not recorded in its .dvc file, which it would "
+            "overwrite; record them (`dvc add data`) or discard them (`dvc checkout --force data.dvc`), then rerun"
+        )
     found = probe(remote)
     if found is None or found[0] is FailureKind.OTHER:
         kind = next((k for k, pattern in _PATTERNS if pattern.search(done.stderr)), FailureKind.OTHER)
         detail = dvc_line if found is None else f"{dvc_line} ({found[1]})"
         if kind is FailureKind.NO_BUCKET:
             detail = f"bucket '{remote.bucket}' does not exist; create it with `realeyez data create-bucket`"
+        elif found is None and operation != "push" and _NOT_IN_REMOTE.search(done.stderr):
+            # The remote answers, yet objects could not be read: usually a version never pushed there.
+            detail += "; the remote is reachable, so this data version may never have been pushed to it"
         found = (kind, detail)
     kind, detail = found
     if operation in ("push", "pull"):
@@ -684,6 +739,11 @@ def materialize_revision(
             if target is None:
                 raise VersioningError(f"cannot rebuild {tracked} at {rev}: {_dvc_error_line(done)}")
             raise diagnose(target, done, f"fetch of {tracked}@{rev}")
+        got = dir_md5(staging / "data")
+        if got != md5:
+            raise VersioningError(f"rebuilt {tracked} at {rev} hashes to {got}, not {md5}: refusing to use it")
+        # The .dvc file of that revision beside the folder: `tracked_data_version(final)` reads it.
+        (base / f"{final.name}.dvc").write_text(_git(root, "show", f"{commit}:{dvc_file}").stdout)
         os.replace(staging / "data", final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
