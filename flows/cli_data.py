@@ -42,6 +42,8 @@ def data_import(
     except (DatasetImportError, FileNotFoundError, OSError) as exc:
         raise _error(exc) from None
     out.print(f"imported {summary.n_real} REAL + {summary.n_fake} FAKE images into {summary.dest}")
+    for note in summary.notes:
+        out.print(f"note: {escape(note)}")
     if no_dvc:
         out.print("not tracked with DVC (--no-dvc)")
         return

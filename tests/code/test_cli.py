@@ -80,3 +80,14 @@ def test_predict_rejects_missing_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["predict", str(tmp_path / "nope.jpg"), "--model", "x.keras"])
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+def test_data_import_reports_what_it_skipped(tmp_path: Path) -> None:
+    # CIFAKE's own layout: train/ and test/, each with REAL/ and FAKE/; only train/ is imported.
+    for split in ("train", "test"):
+        _dataset(tmp_path / "src" / split, per_class=3)
+    result = runner.invoke(app, ["data", "import", str(tmp_path / "src"), "--dest", str(tmp_path / "d"), "--no-dvc"])
+    assert result.exit_code == 0, result.output
+    assert "imported 3 REAL + 3 FAKE" in result.output
+    assert "note:" in result.output and "test/" in result.output
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["FAKE", "REAL"]
