@@ -113,12 +113,16 @@ def train(
 
 
 def _run_training(p, data_dir: Path, reports: Path) -> None:  # noqa: ANN001
+    if not data_dir.is_dir():
+        raise fail(f"data directory not found: {data_dir} (run `realeyez data import SOURCE` first)")
     from flows.training import StepFailedError, training
 
     try:
         outcome = training(p, data_dir, reports)
     except StepFailedError as exc:
         raise fail(str(exc)) from None
+    except Exception as exc:  # set-up outside the steps, e.g. an unreachable MLflow tracking server
+        raise fail(f"the training flow could not start: {type(exc).__name__}: {exc}") from None
     m = outcome.metrics
     out.print(f"MLflow run id:     {outcome.run_id}")
     out.print(f"registered model:  {outcome.model_name} version {outcome.model_version}")
@@ -158,8 +162,28 @@ def run(
 # ------------------------------------------------------------------------------------------ evaluate / predict
 
 
+def _check_images(blobs: list[bytes], names: list[str]) -> None:
+    """Fail naming every file that is not a decodable image, before any model is loaded or run."""
+    from pipelines.images import ImageDecodeError, decode_image_bytes
+
+    bad: list[str] = []
+    for blob, name in zip(blobs, names, strict=True):
+        try:
+            decode_image_bytes(blob, 8, convert_modes=True, name=name)
+        except ImageDecodeError as exc:
+            bad.append(str(exc))
+    if bad:
+        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+        raise fail(f"{len(bad)} file(s) are not decodable images, nothing was scored: " + "; ".join(bad[:5]) + more)
+
+
 def _load_scorer(model: str):  # noqa: ANN202
-    """A function bytes-list -> probability_fake, for an MLflow model URI or a local .keras file."""
+    """A function (bytes-list) -> (probability_fake, label) for an MLflow model URI or a local .keras file.
+
+    An MLflow model labels with its own stored threshold; a bare .keras file has none, so 0.5.
+    """
+    import numpy as np
+
     from pipelines.images import decode_image_bytes
 
     if model.endswith(".keras") and "://" not in model:
@@ -167,14 +191,17 @@ def _load_scorer(model: str):  # noqa: ANN202
         if not path.is_file():
             raise fail(f"model file not found: {path}")
         import keras
-        import numpy as np
 
-        net = keras.saving.load_model(path, compile=False)
+        try:
+            net = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises ValueError/OSError/zipfile errors for a damaged file
+            raise fail(f"cannot load Keras model {path}: {exc}") from None
         size = int(net.input_shape[1])
 
-        def score_keras(blobs: list[bytes], names: list[str]):  # noqa: ANN202
-            x = np.stack([decode_image_bytes(b, size, name=n) for b, n in zip(blobs, names, strict=True)])
-            return np.asarray(net.predict(x, batch_size=256, verbose=0)).reshape(-1)
+        def score_keras(blobs: list[bytes]):  # noqa: ANN202
+            x = np.stack([decode_image_bytes(b, size, convert_modes=True) for b in blobs])
+            p = np.asarray(net.predict(x, batch_size=256, verbose=0), dtype=np.float64).reshape(-1)
+            return p, np.where(p >= 0.5, "FAKE", "REAL")
 
         return score_keras
 
@@ -192,9 +219,9 @@ def _load_scorer(model: str):  # noqa: ANN202
     except (MlflowException, OSError) as exc:
         raise fail(f"cannot load model {model}: {exc}") from None
 
-    def score_pyfunc(blobs: list[bytes], names: list[str]):  # noqa: ANN202
-        frame = pd.DataFrame({"image": [encode_image(b) for b in blobs]})
-        return pyfunc.predict(frame)["probability_fake"].to_numpy()
+    def score_pyfunc(blobs: list[bytes]):  # noqa: ANN202
+        out_frame = pyfunc.predict(pd.DataFrame({"image": [encode_image(b) for b in blobs]}))
+        return out_frame["probability_fake"].to_numpy(dtype=np.float64), out_frame["label"].to_numpy()
 
     return score_pyfunc
 
@@ -223,10 +250,12 @@ def evaluate(
         raise fail(f"no decodable images in REAL/ or FAKE/ folders under {data}")
     if skipped:
         console.print(f"warning: skipped {skipped} file(s) that are not decodable images in REAL/ or FAKE/")
+    y = (usable["label"] == "FAKE").to_numpy(dtype=np.int64)
+    if len(np.unique(y)) < 2:
+        raise fail(f"evaluation needs images of both classes: {data} has only {usable['label'].iloc[0]}")
     score = _load_scorer(model)
     paths = usable["path"].tolist()
-    p_fake = score([(data / rel).read_bytes() for rel in paths], paths)
-    y = (usable["label"] == "FAKE").to_numpy(dtype=np.int64)
+    p_fake, _ = score([(data / rel).read_bytes() for rel in paths])
     try:
         metrics = compute_metrics(y, p_fake, p.evaluate.threshold, p.evaluate.ece_bins)
     except ValueError as exc:
@@ -264,18 +293,16 @@ def predict(
             raise fail(f"no such file or folder: {path}")
     if not files:
         raise fail("no image files found in " + ", ".join(map(str, paths)))
+    blobs = [f.read_bytes() for f in files]
+    _check_images(blobs, [str(f) for f in files])
     score = _load_scorer(model)
-    from pipelines.images import ImageDecodeError
-
     try:
-        p_fake = score([f.read_bytes() for f in files], [str(f) for f in files])
-    except ImageDecodeError as exc:
-        raise fail(str(exc)) from None
-    except Exception as exc:  # the pyfunc wraps decode errors of a row in its own exception type
+        p_fake, labels = score(blobs)
+    except Exception as exc:  # the model server's own failure, after every input was checked
         raise fail(f"scoring failed: {exc}") from None
     rows = [
-        {"path": str(f), "label": "FAKE" if pf >= 0.5 else "REAL", "probability_fake": round(float(pf), 6)}
-        for f, pf in zip(files, p_fake, strict=True)
+        {"path": str(f), "label": str(lbl), "probability_fake": round(float(pf), 6)}
+        for f, pf, lbl in zip(files, p_fake, labels, strict=True)
     ]
     if fmt is OutputFormat.json:
         print(json.dumps(rows, indent=2))

@@ -63,7 +63,7 @@ def track_imported(dest: Path) -> None:
         changed = ensure_dvc_repo(root)
         version = track(dest, root)
     except VersioningError as exc:
-        raise fail(escape(f"the data was imported but not tracked with DVC: {exc}")) from None
+        raise fail(f"the data was imported but not tracked with DVC: {exc}") from None
     files = sorted({*changed, *version.to_commit})
     count = f"{version.nfiles} files, " if version.nfiles is not None else ""
     size = f"{version.size / 1e6:.1f} MB" if version.size is not None else "size unknown"
@@ -82,19 +82,17 @@ def _locate(data: Path | None, params: Path) -> tuple[Path, str]:
         try:
             data = load_params(params).data.dir
         except ConfigError as exc:
-            raise fail(escape(str(exc)), 2) from None
+            raise fail(str(exc), 2) from None
     root = find_dvc_root(Path.cwd())
     if root is None:
         raise fail("not inside a DVC repository: run `realeyez data import SOURCE` in a git repository first")
     dvc_file = dvc_file_for(data.absolute())
     if not dvc_file.is_file():
-        raise fail(
-            escape(f"{data} is not tracked with DVC ({dvc_file} not found): run `realeyez data import SOURCE` first")
-        )
+        raise fail(f"{data} is not tracked with DVC ({dvc_file} not found): run `realeyez data import SOURCE` first")
     try:
         return root, dvc_file.relative_to(root).as_posix()
     except ValueError:
-        raise fail(escape(f"{dvc_file} is outside the DVC repository {root}")) from None
+        raise fail(f"{dvc_file} is outside the DVC repository {root}") from None
 
 
 def _remote_line(remote: Remote) -> str:
@@ -102,8 +100,7 @@ def _remote_line(remote: Remote) -> str:
 
 
 def _error(exc: Exception) -> typer.Exit:
-    # DVC/boto3 texts may hold square brackets ("[Errno 111]"): printed as text, not as rich markup.
-    return fail(escape(str(exc)))
+    return fail(str(exc))
 
 
 @data_app.command("push")

@@ -84,8 +84,6 @@ def _client() -> MlflowClient:
 def manifest_task(data_dir: Path, workers: int) -> pd.DataFrame:
     from pipelines.manifest import build_manifest
 
-    if not data_dir.is_dir():
-        raise FileNotFoundError(f"data directory not found: {data_dir} (run `realeyez data import SOURCE` first)")
     return build_manifest(data_dir, workers=workers)
 
 
@@ -261,7 +259,7 @@ def register_task(result: TrainResult, arrays: SplitArrays, data_dir: Path, para
     name = params.registry.model_name
     client = _client()
     existing = [int(v.version) for v in client.search_model_versions(f"name='{name}'")]
-    expected_version = str(max(existing, default=0) + 1)
+    expected = max(existing, default=0) + 1
     signature = ModelSignature(
         inputs=Schema([ColSpec("string", "image")]),
         outputs=Schema(
@@ -276,29 +274,34 @@ def register_task(result: TrainResult, arrays: SplitArrays, data_dir: Path, para
     requirements = [f"{pkg}=={md.version(pkg)}" for pkg in ("mlflow", "keras", "numpy", "pandas", "pillow")]
     with contextlib.suppress(md.PackageNotFoundError):
         requirements.append(f"tensorflow-cpu=={md.version('tensorflow-cpu')}")
+    # The model reports its own registry version, so the number is baked in before registering. The registry
+    # numbers past deleted versions and a concurrent run may register in between; when the number it gives
+    # differs, that version is deleted and the model is logged again with the next number.
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = save_model(result.model, Path(tmp) / "model.keras")
-        with mlflow.start_run(run_id=run_id):
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=RealEyezModel(),
-                artifacts={"keras_model": str(keras_path)},
-                model_config={
-                    "image_size": params.train.image_size,
-                    "threshold": params.evaluate.threshold,
-                    "convert_modes": params.validation.convert_modes,
-                    "model_version": expected_version,
-                },
-                code_paths=[str(REPO_ROOT / "serving"), str(REPO_ROOT / "pipelines")],
-                signature=signature,
-                input_example=example,
-                pip_requirements=requirements,
-            )
-    version = mlflow.register_model(info.model_uri, name).version
-    if str(version) != expected_version:
-        # Another run registered in between: the version baked into the model's outputs would be wrong.
-        raise RuntimeError(f"registered {name} v{version} but the model was built to report v{expected_version}")
-    return str(version)
+        for _attempt in range(4):
+            with mlflow.start_run(run_id=run_id):
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=RealEyezModel(),
+                    artifacts={"keras_model": str(keras_path)},
+                    model_config={
+                        "image_size": params.train.image_size,
+                        "threshold": params.evaluate.threshold,
+                        "model_version": str(expected),
+                    },
+                    code_paths=[str(REPO_ROOT / "serving"), str(REPO_ROOT / "pipelines")],
+                    signature=signature,
+                    input_example=example,
+                    pip_requirements=requirements,
+                )
+            version = int(mlflow.register_model(info.model_uri, name).version)
+            if version == expected:
+                return str(version)
+            log.warning("registry gave %s v%s, not v%s: deleting it and logging again", name, version, expected)
+            client.delete_model_version(name, str(version))
+            expected = version + 1
+    raise RuntimeError(f"could not register {name} under the version number baked into the model (last: v{version})")
 
 
 @task(name="gate", retries=2, retry_delay_seconds=3, cache_policy=NO_CACHE)
@@ -318,14 +321,18 @@ def gate_task(metrics: Metrics, version: str, arrays: SplitArrays, data_dir: Pat
         champion = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         champion = None
+    champion_error: str | None = None
     if champion is not None:
         # Score the champion on *this* run's test split so the comparison is like for like.
         champion_version = str(champion.version)
-        model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
-        frame = pd.DataFrame({"image": [encode_image((data_dir / p).read_bytes()) for p in arrays.paths["test"]]})
-        p = model.predict(frame)["probability_fake"].to_numpy()
-        champion_acc = compute_metrics(arrays.y["test"], p, params.evaluate.threshold).accuracy
-    decision = decide(metrics.accuracy, metrics.roc_auc, params.gate, champion_acc, champion_version)
+        try:
+            model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
+            images = [encode_image((data_dir / p).read_bytes()) for p in arrays.paths["test"]]
+            p = model.predict(pd.DataFrame({"image": images}))["probability_fake"].to_numpy()
+            champion_acc = compute_metrics(arrays.y["test"], p, params.evaluate.threshold).accuracy
+        except Exception as exc:  # a champion we cannot score must not be replaced blindly
+            champion_error = f"could not score champion v{champion_version} on this test split ({exc})"[:500]
+    decision = decide(metrics.accuracy, metrics.roc_auc, params.gate, champion_acc, champion_version, champion_error)
     client.set_registered_model_alias(name, decision.alias, version)
     client.set_model_version_tag(name, version, "gate_decision", decision.alias)
     client.set_model_version_tag(name, version, "gate_reasons", " | ".join(decision.reasons))
@@ -346,6 +353,11 @@ def training(params: Params, data_dir: Path | None = None, reports_dir: Path = P
     from pipelines.versioning import tracked_data_version
 
     data_dir = Path(data_dir or params.data.dir)
+    if not data_dir.is_dir():
+        # Checked before any task: a missing folder is not worth retries or an MLflow run.
+        raise StepFailedError(
+            "manifest", FileNotFoundError(f"data directory not found: {data_dir} (run `realeyez data import SOURCE`)")
+        )
     experiment_id = tracking.configure(params.registry.experiment)
     client = _client()
     run = client.create_run(

@@ -156,8 +156,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     path = [p for p in key.strip().split(".") if p]
     if len(path) != 2:
         raise ConfigError(f"--set {text!r}: the key must be section.key, e.g. train.epochs=3")
+    if not raw.strip():
+        raise ConfigError(f"--set {text!r}: empty value (write the value after '=')")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {text!r}: cannot parse the value: {exc}") from exc
     return path, value

@@ -27,8 +27,12 @@ def decide(
     params: GateParams,
     champion_accuracy: float | None = None,
     champion_version: str | None = None,
+    champion_error: str | None = None,
 ) -> GateDecision:
-    """`champion_accuracy` is the champion's accuracy on the *same* test split (None: no champion yet)."""
+    """`champion_accuracy` is the champion's accuracy on the *same* test split (None: no champion yet).
+
+    `champion_error` says why an existing champion could not be scored: then nothing is promoted blindly.
+    """
     reasons: list[str] = []
     ok = True
     if accuracy >= params.min_accuracy:
@@ -41,7 +45,10 @@ def decide(
     else:
         ok = False
         reasons.append(f"roc_auc {roc_auc:.4f} < gate.min_roc_auc {params.min_roc_auc}")
-    if champion_accuracy is None:
+    if champion_error is not None:
+        ok = False
+        reasons.append(champion_error)
+    elif champion_accuracy is None:
         reasons.append("no current champion")
     else:
         margin = accuracy - champion_accuracy

@@ -154,6 +154,7 @@ def train_model(
         _compile(model, params)
         fit(frozen, 0, [])
         backbone.trainable = True
+    stopper = None
     if params.epochs > frozen:
         steps_per_epoch = int(np.ceil(len(x_train) / params.batch_size))
         _compile(model, params, decay_steps=steps_per_epoch * (params.epochs - frozen))
@@ -162,8 +163,11 @@ def train_model(
         )
         fit(params.epochs, frozen, [stopper])
 
-    val_loss = history.get("val_loss", [])
-    best_epoch = int(np.argmin(val_loss)) + 1 if val_loss else 0
+    # The epoch whose weights the model now holds: EarlyStopping restores the best of the fine-tuning phase.
+    if stopper is not None and stopper.best_weights is not None:
+        best_epoch = int(stopper.best_epoch) + 1
+    else:
+        best_epoch = len(history.get("loss", []))
     # Steady-state speed: skip the first epoch of each phase, which includes tracing/compilation.
     steady = timer.seconds[1:] if len(timer.seconds) > 1 else timer.seconds
     ips = len(x_train) / float(np.median(steady)) if steady else 0.0

@@ -19,7 +19,11 @@ OUTPUT_COLUMNS = ("label", "probability_fake", "model_version")
 
 
 class RealEyezModel(mlflow.pyfunc.PythonModel):
-    """model_config: image_size, threshold, convert_modes, model_version. Artifacts: keras_model."""
+    """model_config: image_size, threshold, model_version. Artifacts: keras_model.
+
+    Served images of any PIL mode (L, RGBA, P, CMYK) are converted to RGB: `validate.convert_modes` is a
+    policy for training data, not a reason to refuse a user's grayscale upload.
+    """
 
     def load_context(self, context: Any) -> None:
         import keras
@@ -28,7 +32,6 @@ class RealEyezModel(mlflow.pyfunc.PythonModel):
         config = context.model_config or {}
         self._size = int(config["image_size"])
         self._threshold = float(config.get("threshold", 0.5))
-        self._convert_modes = bool(config.get("convert_modes", True))
         self._version = str(config.get("model_version", ""))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -40,7 +43,7 @@ class RealEyezModel(mlflow.pyfunc.PythonModel):
         images = np.empty((len(model_input), self._size, self._size, 3), dtype=np.uint8)
         for i, value in enumerate(model_input[INPUT_COLUMN]):
             data = _b64decode(value, row=i)
-            images[i] = decode_image_bytes(data, self._size, convert_modes=self._convert_modes, name=f"row {i}")
+            images[i] = decode_image_bytes(data, self._size, convert_modes=True, name=f"row {i}")
         if len(images):
             p_fake = np.asarray(self._model.predict(images, batch_size=256, verbose=0), dtype=np.float64).reshape(-1)
         else:
@@ -60,7 +63,8 @@ def _b64decode(value: Any, row: int) -> bytes:
     if not isinstance(value, str):
         raise ValueError(f"row {row}: {INPUT_COLUMN!r} must be a base64 string, got {type(value).__name__}")
     try:
-        return base64.b64decode(value, validate=True)
+        # `base64 FILE` in a shell wraps lines at 76 characters: whitespace is not part of the data.
+        return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"row {row}: {INPUT_COLUMN!r} is not valid base64: {exc}") from exc
 

@@ -37,6 +37,10 @@ def prefect_state(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
     os.environ.pop("PREFECT_API_URL", None)
+    # Prefect binds its log handlers to sys.stderr when first imported. Import it here, under pytest's own
+    # capture, so a CLI test that happens to import it inside CliRunner's short-lived streams cannot leave
+    # later flows logging to a closed file.
+    import prefect  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,43 @@ def test_unknown_set_key_is_a_clear_error_with_exit_2(tmp_path: Path) -> None:
     assert "unknown key train.epochz" in result.output
 
 
-def test_train_on_missing_data_dir_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("command", ["train", "validate"])
+def test_missing_data_dir_is_named_before_anything_starts(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    result = runner.invoke(app, ["validate", "--data", "nowhere"])
+    result = runner.invoke(app, [command, "--data", "nowhere"])
     assert result.exit_code == 1
-    assert "data directory not found: nowhere" in result.output
+    assert "data directory not found:" in result.output and "nowhere" in result.output
+    assert not (tmp_path / ".mlflow").exists()  # no MLflow run was created for it
+
+
+def test_error_messages_with_brackets_are_printed_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["validate", "--data", "run[/x]"])
+    assert result.exit_code == 1
+    assert "data directory not found: run[/x]" in result.output
+
+
+def test_predict_names_every_undecodable_file_before_loading_a_model(tmp_path: Path) -> None:
+    good = _dataset(tmp_path / "d", per_class=1)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    result = runner.invoke(
+        app, ["predict", str(good), str(tmp_path / "notes.jpg"), str(tmp_path / "empty.png"), "--model", "x.keras"]
+    )
+    assert result.exit_code == 1
+    assert "2 file(s) are not decodable" in result.output
+    assert "notes.jpg" in result.output and "empty.png" in result.output
+    assert "model file not found" not in result.output  # inputs are checked first
+
+
+def test_evaluate_on_one_class_fails_before_loading_the_model(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "data", per_class=2)
+    shutil.rmtree(data / "FAKE")
+    result = runner.invoke(app, ["evaluate", "--model", "missing.keras", "--data", str(data)])
+    assert result.exit_code == 1
+    assert "needs images of both classes" in result.output
 
 
 def test_validate_passes_clean_data_and_writes_reports(tmp_path: Path) -> None:

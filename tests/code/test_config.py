@@ -81,6 +81,7 @@ def test_overrides_are_typed_and_validated() -> None:
         ("epochs=3", "must be section.key"),
         ("train.epochs=-1", "greater than or equal to 1"),
         ("train.backbone=resnet", "train.backbone"),
+        ("data.dir=", "empty value"),
     ],
 )
 def test_bad_overrides_fail_clearly(override: str, message: str) -> None:

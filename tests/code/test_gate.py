@@ -26,3 +26,10 @@ def test_must_beat_champion_by_min_improvement() -> None:
     better = decide(0.96, 0.99, GATE, champion_accuracy=0.945, champion_version="3")
     assert better.alias == "champion"
     assert any("champion v3" in r and "+0.0150" in r for r in better.reasons)
+
+
+def test_champion_that_cannot_be_scored_blocks_promotion() -> None:
+    d = decide(0.99, 0.99, GATE, champion_version="2", champion_error="could not score champion v2 (gone)")
+    assert d.alias == "challenger"
+    assert "could not score champion v2 (gone)" in d.reasons
+    assert "no current champion" not in d.reasons

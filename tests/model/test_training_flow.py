@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -45,6 +46,17 @@ def _small_dataset(sample: Path, dest: Path, per_class: int = 100) -> Path:
     return dest
 
 
+def _register_and_delete_a_version(run_id: str) -> None:
+    """Version 2 exists and is deleted: the registry numbers the next one 3, past the deleted one."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    source = client.get_model_version("realeyez", "1").source
+    version = client.create_model_version("realeyez", source=source, run_id=run_id).version
+    assert str(version) == "2"
+    client.delete_model_version("realeyez", str(version))
+
+
 @pytest.fixture(scope="module")
 def trained(
     cifake_sample: Path, tmp_path_factory: pytest.TempPathFactory, prefect_server: None
@@ -59,6 +71,7 @@ def trained(
         mp.setenv("REALEYEZ_ARTIFACTS", str(root / "artifacts"))
         mp.setenv("KERAS_HOME", str(root / "keras"))
         first = training(load_params(None, FAST), data, root / "reports")
+        _register_and_delete_a_version(first.run_id)
         worse = load_params(None, [*FAST, "train.weights=none", "train.epochs=1", "gate.min_improvement=0.02"])
         second = training(worse, data, root / "reports2")
         yield {"root": root, "data": data, "first": first, "second": second}
@@ -129,11 +142,14 @@ def test_second_worse_run_is_challenger_and_champion_stays(
 
     _use_store(trained, monkeypatch)
     second = trained["second"]
-    assert second.model_version == "2" and second.alias == "challenger"  # type: ignore[attr-defined]
+    # v2 was registered and deleted in between, so the registry skips to v3 where the flow expected v2: it
+    # deletes v3 and logs again as v4, and the model reports the number the registry gave it.
+    assert second.model_version == "4" and second.alias == "challenger"  # type: ignore[attr-defined]
     client = MlflowClient()
+    assert sorted(str(v.version) for v in client.search_model_versions("name='realeyez'")) == ["1", "4"]
     assert str(client.get_model_version_by_alias("realeyez", "champion").version) == "1"
-    assert str(client.get_model_version_by_alias("realeyez", "challenger").version) == "2"
-    reasons = client.get_model_version("realeyez", "2").tags["gate_reasons"]
+    assert str(client.get_model_version_by_alias("realeyez", "challenger").version) == "4"
+    reasons = client.get_model_version("realeyez", "4").tags["gate_reasons"]
     assert "champion v1" in reasons and "same test split" in reasons
     assert client.get_run(second.run_id).data.tags["weights"] == "none"  # type: ignore[attr-defined]
 
@@ -154,6 +170,13 @@ def test_registered_pyfunc_takes_base64_and_reports_its_version(
     assert out["model_version"].iloc[0] == "1"
     with pytest.raises(Exception, match="row 0.*not valid base64"):
         model.predict(pd.DataFrame({"image": ["***"]}))
+    # A grayscale upload, base64 wrapped at 76 columns as `base64 FILE` writes it, is served too.
+    gray = io.BytesIO()
+    Image.open(files[0]).convert("L").save(gray, format="PNG")
+    wrapped = base64.encodebytes(gray.getvalue()).decode()
+    assert "\n" in wrapped
+    v4 = mlflow.pyfunc.load_model("models:/realeyez/4").predict(pd.DataFrame({"image": [wrapped]}))
+    assert v4["model_version"].iloc[0] == "4" and v4["label"].iloc[0] in {"REAL", "FAKE"}
     schema = model.metadata.get_input_schema()
     assert schema.input_names() == ["image"]
 
@@ -193,6 +216,7 @@ def test_invalid_data_fails_the_flow_at_validate_and_registers_nothing(
     with pytest.raises(StepFailedError, match="step 'validate' failed") as info:
         training(load_params(None, FAST), data, tmp_path / "reports")
     assert "FAKE/broken.jpg" in str(info.value)
+    assert "dup.png" in str(info.value)  # the same image under both labels
     client = MlflowClient()
     assert client.search_model_versions("name='realeyez'") == []
     run = client.search_runs([client.get_experiment_by_name("realeyez").experiment_id])[0]
