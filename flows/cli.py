@@ -105,10 +105,13 @@ def train(
     from pipelines.versioning import VersioningError, training_data
 
     p = _params(params, set_)
-    try:
-        data_dir, _ = training_data(data or p.data.dir, data_rev)
-    except VersioningError as exc:
-        raise fail(str(exc)) from None
+    data_dir = data or p.data.dir
+    if data_rev is not None:
+        # The flow reads the DVC version itself (tracked_data_version): only a past revision needs work here.
+        try:
+            data_dir, _ = training_data(data_dir, data_rev)
+        except VersioningError as exc:
+            raise fail(str(exc)) from None
     _run_training(p, data_dir, reports)
 
 
